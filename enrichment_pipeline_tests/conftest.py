@@ -85,3 +85,23 @@ def engine(database_url: str):  # noqa: ANN201
     engine = get_engine(database_url)
     ensure_schema(engine)
     return engine
+
+
+@pytest.fixture
+def simulator_server():
+    """The project's Polygon simulator served on a free loopback port (fresh per test)."""
+    from enrichment_pipeline.simulator.server import start_in_thread
+
+    server, base_url = start_in_thread(port=0)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def dagster_instance():
+    from dagster import DagsterInstance
+
+    with DagsterInstance.ephemeral() as instance:
+        yield instance
