@@ -28,7 +28,7 @@ from enrichment_pipeline.simulator import financials as financials_data
 from enrichment_pipeline.simulator import market
 from enrichment_pipeline.simulator import news as news_data
 from enrichment_pipeline.simulator import option_chain
-from enrichment_pipeline.simulator.faults import RATE_LIMIT_MESSAGE, FaultPlan, Faults
+from enrichment_pipeline.simulator.faults import NOT_ENTITLED_MESSAGE, RATE_LIMIT_MESSAGE, FaultPlan, Faults
 from enrichment_pipeline.simulator.query import (
     BadRequest,
     Params,
@@ -231,6 +231,9 @@ class PolygonSimulator:
             headers = {} if plan.retry_after is None else {"Retry-After": f"{plan.retry_after:g}"}
             if plan.status == 429:
                 return self._error(429, RATE_LIMIT_MESSAGE, request_id, headers)
+            if plan.status == 403:  # the vendor's "not entitled" answer uses `message`, not `error`
+                body = {"status": "NOT_AUTHORIZED", "request_id": request_id, "message": NOT_ENTITLED_MESSAGE}
+                return self._respond(403, _dumps(body), headers)
             if plan.status == 502:  # gateways answer in HTML, not in the API's JSON
                 html = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
                 return self._respond(502, html, {"Content-Type": "text/html", **headers})

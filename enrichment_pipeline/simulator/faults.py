@@ -47,12 +47,13 @@ from typing import Any
 __all__ = ["Faults", "FaultPlan", "FOREIGN_HOST", "RATE_LIMIT_MESSAGE"]
 
 FOREIGN_HOST = "http://evil.example.invalid"
+NOT_ENTITLED_MESSAGE = "You are not entitled to this data. Please upgrade your plan at https://massive.com/pricing"
 RATE_LIMIT_MESSAGE = (
     "You've exceeded the maximum requests per minute, please wait or upgrade your subscription to "
     "continue. https://massive.com/pricing"
 )
 WINDOW_SECONDS = 60.0
-FAIL_STATUSES = (429, 500, 502, 503, 504)
+FAIL_STATUSES = (403, 429, 500, 502, 503, 504)
 _ONE_SHOT_KINDS = ("fail", "malformed_json", "truncated_page", "reset_connection", "delay")
 
 
