@@ -69,7 +69,7 @@ def command_demo(args: argparse.Namespace) -> int:
     sessions = [d for d in trading_days(settings.enrichment_start_date(), latest)][-args.sessions:]
     print(f"Enriching {', '.join(symbols)} for {sessions[0]}..{latest} from {source}")
     print(f"data: {settings.redact_url(settings.database_url())}; Dagster history: {home}")
-    job = defs.get_job_def("daily_enrichment")
+    job = defs.resolve_job_def("daily_enrichment")
     with DagsterInstance.get() as instance:
         _sync_partitions(instance, symbols)
         from enrichment_pipeline.schedules import daily_run_request
@@ -91,7 +91,7 @@ def command_demo(args: argparse.Namespace) -> int:
         request = daily_run_request(symbols, latest.isoformat())
         result = job.execute_in_process(instance=instance, tags=request.tags, raise_on_error=False, run_config=QUIET_RUN_CONFIG)
         print(f"daily run {result.run_id[:8]} for {latest}: {'success' if result.success else 'FAILED'}")
-        status = defs.get_job_def("enrichment_status_refresh").execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG)
+        status = defs.resolve_job_def("enrichment_status_refresh").execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET_RUN_CONFIG)
         if not (result.success and status.success):
             return 1
     from sqlalchemy import func, select

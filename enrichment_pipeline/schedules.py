@@ -1,11 +1,11 @@
 """Schedules. Stopping one in the UI (or `dagster schedule stop`) is the old pause; starting it, resume."""
 
-from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, SkipReason, schedule
+from dagster import DefaultScheduleStatus, RunRequest, ScheduleDefinition, ScheduleEvaluationContext, SkipReason, schedule
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from enrichment_pipeline import settings
 from enrichment_pipeline.calendar import latest_closed_session
-from enrichment_pipeline.jobs import daily_enrichment_job
+from enrichment_pipeline.jobs import daily_enrichment_job, enrichment_status_job
 from enrichment_pipeline.partitions import DATE_FORMAT, partition_key, symbol_partitions
 
 
@@ -35,3 +35,12 @@ def daily_enrichment_schedule(context: ScheduleEvaluationContext):
     if not symbols:
         return SkipReason("No symbols in the 'symbols' partitions yet: the watchlist sensor adds them from ENRICHMENT_SYMBOLS.")
     return daily_run_request(symbols, session)
+
+
+enrichment_status_schedule = ScheduleDefinition(
+    name="enrichment_status_schedule",
+    job=enrichment_status_job,
+    cron_schedule="15 * * * *",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Hourly refresh of the enrichment_status summary (it also refreshes after each daily run).",
+)

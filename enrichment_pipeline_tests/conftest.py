@@ -105,3 +105,12 @@ def dagster_instance():
 
     with DagsterInstance.ephemeral() as instance:
         yield instance
+
+
+@pytest.fixture
+def persistent_instance():
+    """A SQLite-backed instance with an instance ref, as schedules and sensors need."""
+    from dagster import instance_for_test
+
+    with instance_for_test() as instance:
+        yield instance

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
-from dagster import Backoff, BackfillPolicy, Failure, Jitter, RetryPolicy, TableColumn, TableSchema
+from dagster import Backoff, BackfillPolicy, Failure, FreshnessPolicy, Jitter, RetryPolicy, TableColumn, TableSchema
 from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -38,6 +39,16 @@ def fetch_retry_policy() -> RetryPolicy:
         delay=float(os.environ.get("ENRICHMENT_RETRY_DELAY_SECONDS", "10")),
         backoff=Backoff.EXPONENTIAL,
         jitter=Jitter.PLUS_MINUS,
+    )
+
+
+def daily_freshness_policy() -> FreshnessPolicy:
+    """Fresh when materialized in the hours before the deadline after each session: by default
+    03:30 UTC Tuesday–Saturday, two hours after the 01:30 schedule."""
+    return FreshnessPolicy.cron(
+        deadline_cron=os.environ.get("ENRICHMENT_FRESHNESS_DEADLINE_CRON", "30 3 * * 2-6"),
+        lower_bound_delta=dt.timedelta(hours=float(os.environ.get("ENRICHMENT_FRESHNESS_WINDOW_HOURS", "6"))),
+        timezone="UTC",
     )
 
 

@@ -21,7 +21,7 @@ from dagster import (
 )
 
 from enrichment_pipeline import quality
-from enrichment_pipeline.assets.common import as_step_failure, backfill_policy, compute_kinds, table_schema
+from enrichment_pipeline.assets.common import daily_freshness_policy, as_step_failure, backfill_policy, compute_kinds, table_schema
 from enrichment_pipeline.derivations import INDICATOR_LOOKBACK_SESSIONS, adjustment_factor_rows, indicator_rows
 from enrichment_pipeline.partitions import DATE_DIMENSION, SYMBOL_DIMENSION, date_spans_by_symbol, symbol_day_partitions
 from enrichment_pipeline.reporting import png_markdown, render_indicator_chart
@@ -79,6 +79,7 @@ def _derive(context: AssetExecutionContext, database: DatabaseResource, dataset:
     partitions_def=symbol_day_partitions,
     kinds=compute_kinds(),
     backfill_policy=backfill_policy(),
+    freshness_policy=daily_freshness_policy(),
     deps=[
         AssetDep("market_data", partition_mapping=same_symbol_with_lookback(1)),
         AssetDep("stock_splits"),
@@ -113,6 +114,7 @@ def adjustment_factors(context: AssetExecutionContext, database: DatabaseResourc
     partitions_def=symbol_day_partitions,
     kinds=compute_kinds(),
     backfill_policy=backfill_policy(),
+    freshness_policy=daily_freshness_policy(),
     deps=[
         AssetDep("market_data", partition_mapping=same_symbol_with_lookback(INDICATOR_LOOKBACK_SESSIONS)),
         AssetDep("adjustment_factors", partition_mapping=same_symbol_with_lookback(INDICATOR_LOOKBACK_SESSIONS)),

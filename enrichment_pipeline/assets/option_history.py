@@ -16,7 +16,7 @@ from dagster import (
 )
 
 from enrichment_pipeline import quality
-from enrichment_pipeline.assets.common import as_step_failure, POLYGON_POOL, backfill_policy, fetch_kinds, fetch_retry_policy, table_schema
+from enrichment_pipeline.assets.common import daily_freshness_policy, as_step_failure, POLYGON_POOL, backfill_policy, fetch_kinds, fetch_retry_policy, table_schema
 from enrichment_pipeline.option_history import ChainLimits, option_history_rows
 from enrichment_pipeline.partitions import date_spans_by_symbol, symbol_day_partitions
 from enrichment_pipeline.polygon.parsing import summarize_rejects
@@ -46,6 +46,7 @@ polygon_option_prices = AssetSpec(
     pool=POLYGON_POOL,
     retry_policy=fetch_retry_policy(),
     backfill_policy=backfill_policy(),
+    freshness_policy=daily_freshness_policy(),
     deps=[AssetDep("market_data"), AssetDep(polygon_option_prices)],
     check_specs=[
         AssetCheckSpec("implied_volatility_in_range", asset="options_iv_history", description="Computed IV in (0, 5] where it exists."),

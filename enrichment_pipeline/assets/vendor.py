@@ -16,7 +16,7 @@ from dagster import (
 )
 
 from enrichment_pipeline import quality
-from enrichment_pipeline.assets.common import as_step_failure, POLYGON_POOL, backfill_policy, fetch_kinds, fetch_retry_policy, table_schema
+from enrichment_pipeline.assets.common import daily_freshness_policy, as_step_failure, POLYGON_POOL, backfill_policy, fetch_kinds, fetch_retry_policy, table_schema
 from enrichment_pipeline.fetching import SliceOutcome, fetch_and_store, table_for
 from enrichment_pipeline.partitions import date_spans_by_symbol, symbol_day_partitions
 from enrichment_pipeline.polygon.parsing import summarize_rejects
@@ -114,6 +114,7 @@ def build_vendor_asset(dataset: str) -> AssetsDefinition:
         pool=POLYGON_POOL,
         retry_policy=fetch_retry_policy(),
         backfill_policy=backfill_policy(),
+        freshness_policy=daily_freshness_policy(),
         check_specs=check_specs,
         metadata={"table": dataset, "dagster/column_schema": table_schema(table)},
     )
