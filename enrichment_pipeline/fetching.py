@@ -21,6 +21,7 @@ from enrichment_pipeline.storage import schema
 from enrichment_pipeline.storage.logs import RejectedRecord, record_computation, record_rejects
 from enrichment_pipeline.storage.schema import PARTITION_DATE_COLUMN
 from enrichment_pipeline.storage.writes import Slice, write_slice
+from enrichment_pipeline.symbols import InvalidSymbolError, validate_symbol
 
 NEW_YORK = ZoneInfo(EXCHANGE_TIMEZONE)
 
@@ -94,6 +95,10 @@ def fetch_and_store(
     that fail validation go to ``rejected_records``; records dated outside the spans (some
     endpoints filter on another field than our partition date) are counted, not stored.
     """
+    # A partition key can be added by hand (UI, GraphQL, CLI) without passing the watchlist's
+    # validation: check it before it reaches a URL or the database.
+    if validate_symbol(symbol) != symbol:
+        raise InvalidSymbolError(f"Symbol {symbol!r} has surrounding whitespace: use {symbol.strip()!r}.")
     began = time.perf_counter()
     table = table_for(dataset)
     date_column = PARTITION_DATE_COLUMN[dataset]

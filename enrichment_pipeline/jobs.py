@@ -2,14 +2,11 @@
 
 from dagster import AssetSelection, define_asset_job
 
-from enrichment_pipeline.partitions import symbol_day_partitions
-
 ENRICHMENT_GROUPS = ("polygon", "analytics")
 
 daily_enrichment_job = define_asset_job(
     name="daily_enrichment",
     selection=AssetSelection.groups(*ENRICHMENT_GROUPS),
-    partitions_def=symbol_day_partitions,
     description="Every enrichment table and its indicators for a rectangle of symbols × trading days; "
     "the schedule runs it once a day for all watched symbols.",
 )

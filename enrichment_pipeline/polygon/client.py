@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
@@ -68,6 +68,17 @@ def _endpoint_label(path: str, params: Mapping[str, object] | list[tuple[str, st
     items = list(params.items()) if isinstance(params, Mapping) else list(params or [])
     query = urlencode(_without_credentials([(str(k), str(v)) for k, v in items]))
     return f"{path}?{query}" if query else path
+
+
+def _path_segment(value: str) -> str:
+    """``value`` (a symbol, an option ticker) as exactly one URL path segment.
+
+    '/', '?', '#', '%' and spaces are percent-encoded, so a value can never change the endpoint
+    or the query of a request; ':' stays as it is (option tickers are ``O:...``).
+    """
+    if value in ("", ".", ".."):
+        raise ValueError(f"{value!r} cannot be a ticker in a URL path")
+    return quote(value, safe=":")
 
 
 def _vendor_message(response: httpx.Response) -> str:
@@ -172,6 +183,17 @@ class PolygonClient:
             except httpx.TransportError as exc:
                 raise RetryableResponse(f"connection failed ({type(exc).__name__})") from None
             status_code = response.status_code
+            if 300 <= status_code < 400:
+                # Redirects are never followed (they could carry the Authorization header to
+                # another host); say so instead of failing later on an empty body.
+                location = urlsplit(response.headers.get("Location", ""))
+                target = f"{location.scheme}://{location.netloc}" if location.netloc else "a path on the same host"
+                raise PolygonProtocolError(
+                    f"{label}: HTTP {status_code} redirect to {target} not followed; "
+                    "point POLYGON_BASE_URL at the API host itself",
+                    endpoint=label,
+                    status_code=status_code,
+                )
             if status_code in RETRYABLE_STATUS:
                 raise RetryableResponse(
                     f"HTTP {status_code}: {self.scrub(_vendor_message(response))}",
@@ -272,7 +294,7 @@ class PolygonClient:
     def daily_bars(self, symbol: str, start: dt.date, end: dt.date, *, adjusted: bool = False) -> Iterator[dict]:
         """Raw (unadjusted by default) daily bars of ``symbol`` from ``start`` to ``end``."""
         return self.records(
-            f"/v2/aggs/ticker/{symbol}/range/1/day/{start.isoformat()}/{end.isoformat()}",
+            f"/v2/aggs/ticker/{_path_segment(symbol)}/range/1/day/{start.isoformat()}/{end.isoformat()}",
             {"adjusted": str(adjusted).lower(), "sort": "asc", "limit": 50000},
             dataset="market_data",
             symbol=symbol,
@@ -319,7 +341,7 @@ class PolygonClient:
 
     def option_chain_snapshot(self, underlying: str, **filters: object) -> Iterator[dict]:
         return self.records(
-            f"/v3/snapshot/options/{underlying}", {"limit": 250, **filters}, dataset="options_iv", symbol=underlying
+            f"/v3/snapshot/options/{_path_segment(underlying)}", {"limit": 250, **filters}, dataset="options_iv", symbol=underlying
         )
 
     def option_contracts(self, underlying: str, as_of: dt.date, **filters: object) -> Iterator[dict]:
