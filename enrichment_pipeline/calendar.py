@@ -78,6 +78,17 @@ def latest_closed_session(now: dt.datetime | None = None) -> dt.date:
     return calendar.previous_session(pd.Timestamp(today)).date()
 
 
+def latest_partitioned_session(now: dt.datetime | None = None) -> dt.date:
+    """The most recent session that is closed *and* has a Dagster partition.
+
+    A day's partition window ends at 00:00 UTC the next day, a few hours after the 16:00 New
+    York close; between the two, the session is closed but its partition does not exist yet.
+    """
+    now = now or dt.datetime.now(dt.timezone.utc)
+    utc_today = pd.Timestamp(now).tz_convert("UTC").date() if pd.Timestamp(now).tzinfo else pd.Timestamp(now).date()
+    return min(latest_closed_session(now), session_on_or_before(utc_today - dt.timedelta(days=1)))
+
+
 def trading_day_of(timestamp: dt.datetime) -> dt.date:
     """Trading day a UTC timestamp belongs to: its New York calendar date, rolled forward to
     the next session when that date is a weekend or holiday."""

@@ -51,7 +51,7 @@ def command_demo(args: argparse.Namespace) -> int:
     """Materialize the daily job for the watchlist: history first, then the latest session."""
     from dagster import AssetKey, DagsterInstance
 
-    from enrichment_pipeline.calendar import latest_closed_session, trading_days
+    from enrichment_pipeline.calendar import latest_partitioned_session, trading_days
     from enrichment_pipeline.instance_home import prepare_dagster_home
     from enrichment_pipeline.reporting import STATUS_DATASETS
     from enrichment_pipeline.watchlist import active_symbols, reconcile_with_environment
@@ -65,7 +65,7 @@ def command_demo(args: argparse.Namespace) -> int:
     source = "the in-process Polygon simulator (no POLYGON_API_KEY set)" if polygon.uses_in_process_simulator else (os.environ.get("POLYGON_BASE_URL") or DEFAULT_BASE_URL)
     reconcile_with_environment(engine, settings.watchlist())
     symbols = active_symbols(engine)
-    latest = latest_closed_session()
+    latest = latest_partitioned_session()
     sessions = [d for d in trading_days(settings.enrichment_start_date(), latest)][-args.sessions:]
     print(f"Enriching {', '.join(symbols)} for {sessions[0]}..{latest} from {source}")
     print(f"data: {settings.redact_url(settings.database_url())}; Dagster history: {home}")
@@ -138,6 +138,57 @@ def command_symbols(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_backfill(args: argparse.Namespace) -> int:
+    """Queue a partition backfill for the daemon; with --missing-only, only what is not yet materialized."""
+    import datetime as dt
+
+    from dagster import DagsterInstance
+
+    from enrichment_pipeline.backfills import HISTORY_ASSETS, asset_days_for, submit_backfill, subset_of, wanted_partitions, without_materialized
+    from enrichment_pipeline.calendar import latest_partitioned_session
+    from enrichment_pipeline.instance_home import prepare_dagster_home
+    from enrichment_pipeline.symbols import parse_symbol_list
+
+    prepare_dagster_home()
+    from enrichment_pipeline.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    known = sorted(key.to_user_string() for key in graph.get_all_asset_keys() if graph.get(key).is_partitioned)
+    assets = [name.strip() for name in args.assets.split(",")] if args.assets else list(HISTORY_ASSETS)
+    unknown = [name for name in assets if name not in known]
+    if unknown:
+        raise SettingsError(f"unknown asset(s) {', '.join(unknown)}: choose from {', '.join(known)}")
+    start = settings.parse_date_setting("--start", args.start) if args.start else settings.enrichment_start_date()
+    end = settings.parse_date_setting("--end", args.end) if args.end else latest_partitioned_session()
+    if start < settings.enrichment_start_date():
+        raise SettingsError(f"--start {start} is before ENRICHMENT_START_DATE={settings.enrichment_start_date()}: partitions begin there")
+    if end > latest_partitioned_session():
+        raise SettingsError(f"--end {end} is after the latest closed session with a partition ({latest_partitioned_session()})")
+    with DagsterInstance.get() as instance:
+        registered = instance.get_dynamic_partitions("symbols")
+        symbols = parse_symbol_list(args.symbols) if args.symbols else list(registered)
+        missing = [s for s in symbols if s not in registered]
+        if missing:
+            raise SettingsError(f"{', '.join(missing)} not in the watchlist: run `enrichment-pipeline symbols add {' '.join(missing)}` first")
+        try:
+            plan = asset_days_for(assets, start, end)
+        except ValueError as error:
+            raise SettingsError(str(error)) from None
+        wanted = wanted_partitions(plan, symbols)
+        if args.missing_only:
+            wanted = without_materialized(wanted, instance)
+        if not wanted:
+            print("Nothing to do: every requested partition is already materialized.")
+            return 0
+        backfill_id = submit_backfill(
+            instance, subset_of(wanted, graph), title=f"{','.join(symbols)} {start}..{end}" + (" (missing only)" if args.missing_only else ""),
+            tags={"enrichment/requested_by": "cli"},
+        )
+    print(f"backfill {backfill_id}: {len(wanted)} asset partitions of {len(symbols)} symbols, {start}..{end}; "
+          "dagster-daemon runs it (see Overview → Backfills in the UI)")
+    return 0
+
+
 def command_db(args: argparse.Namespace) -> int:
     from enrichment_pipeline.storage.engine import get_engine
     from enrichment_pipeline.storage.migrate import current_revision, upgrade_database
@@ -165,6 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     symbols.add_argument("action", choices=["list", "add", "remove"])
     symbols.add_argument("symbols", nargs="*")
     symbols.set_defaults(handler=command_symbols)
+    backfill = commands.add_parser("backfill", help="queue a partition backfill for the daemon (resume with --missing-only)")
+    backfill.add_argument("--symbols", help="comma-separated; default every watched symbol")
+    backfill.add_argument("--start", help="YYYY-MM-DD; default ENRICHMENT_START_DATE")
+    backfill.add_argument("--end", help="YYYY-MM-DD; default the latest closed session")
+    backfill.add_argument("--assets", help="comma-separated asset names; default the history assets")
+    backfill.add_argument("--missing-only", action="store_true", help="skip partitions already materialized (resume)")
+    backfill.set_defaults(handler=command_backfill)
     db = commands.add_parser("db", help="database schema migrations")
     db.add_argument("action", choices=["upgrade", "current"])
     db.set_defaults(handler=command_db)

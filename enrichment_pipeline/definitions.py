@@ -2,7 +2,7 @@
 
 import warnings
 
-from dagster import BetaWarning, Definitions, PreviewWarning
+from dagster import BetaWarning, Definitions, PreviewWarning, in_process_executor
 
 # Backfill policies, partition mappings and pools are marked beta/preview; we rely on them
 # knowingly, and the warnings would bury the demo's and the daemon's output.
@@ -22,4 +22,7 @@ defs = Definitions(
     schedules=[daily_enrichment_schedule, enrichment_status_schedule, options_retention_schedule],
     sensors=[watchlist_sensor, run_failure_alert_sensor, status_after_enrichment_sensor],
     resources=build_resources(),
+    # Steps are I/O-bound and share one API budget: running a run's steps in its own process
+    # saves a Python start-up and code import per step (seconds of CPU each on 2 cores).
+    executor=in_process_executor,
 )

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from enrichment_pipeline.calendar import latest_closed_session, trading_days
+from enrichment_pipeline.calendar import latest_partitioned_session, trading_days
 from enrichment_pipeline.storage import schema
 from enrichment_pipeline.storage.schema import PARTITION_DATE_COLUMN, enrichment_status
 
@@ -35,7 +35,7 @@ class DatasetStatus:
 
 def collect_status(engine: Engine, symbols: list[str], as_of: dt.date | None = None) -> list[DatasetStatus]:
     """Per symbol × dataset: rows stored, latest date, last error and sessions behind ``as_of``."""
-    as_of = as_of or latest_closed_session()
+    as_of = as_of or latest_partitioned_session()
     counts: dict[tuple[str, str], tuple[int, dt.date | None]] = {}
     with engine.connect() as connection:
         for dataset in STATUS_DATASETS:

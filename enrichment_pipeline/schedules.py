@@ -4,7 +4,7 @@ from dagster import DefaultScheduleStatus, RunRequest, ScheduleDefinition, Sched
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from enrichment_pipeline import settings
-from enrichment_pipeline.calendar import latest_closed_session
+from enrichment_pipeline.calendar import latest_partitioned_session
 from enrichment_pipeline.jobs import daily_enrichment_job, enrichment_status_job
 from enrichment_pipeline.partitions import DATE_FORMAT, partition_key, symbol_partitions
 
@@ -30,7 +30,7 @@ def daily_run_request(symbols: list[str], session_key: str) -> RunRequest:
     description="Once a day (ENRICHMENT_SCHEDULE_CRON, default 01:30 UTC): all watched symbols for the latest closed session, in one run.",
 )
 def daily_enrichment_schedule(context: ScheduleEvaluationContext):
-    session = latest_closed_session(context.scheduled_execution_time).strftime(DATE_FORMAT)
+    session = latest_partitioned_session(context.scheduled_execution_time).strftime(DATE_FORMAT)
     symbols = context.instance.get_dynamic_partitions(symbol_partitions.name)
     if not symbols:
         return SkipReason("No symbols in the 'symbols' partitions yet: the watchlist sensor adds them from ENRICHMENT_SYMBOLS.")

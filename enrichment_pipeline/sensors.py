@@ -1,11 +1,9 @@
 """Sensors: the watchlist keeps the `symbols` partitions in step; failures raise alerts."""
 
-import datetime as dt
 import json
 import os
 
 from dagster import (
-    AssetKey,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunFailureSensorContext,
@@ -16,42 +14,27 @@ from dagster import (
     run_status_sensor,
     sensor,
 )
-from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
-from dagster._core.definitions.events import AssetKeyPartitionKey
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from enrichment_pipeline import settings
 from enrichment_pipeline.alerts import build_alert, send_alert
-from enrichment_pipeline.calendar import latest_closed_session, trading_days
+from enrichment_pipeline.backfills import HISTORY_ASSETS, LATEST_ONLY_ASSETS, asset_days_for, subset_of, wanted_partitions
+from enrichment_pipeline.calendar import latest_partitioned_session
 from enrichment_pipeline.jobs import daily_enrichment_job, enrichment_status_job
-from enrichment_pipeline.partitions import partition_key, symbol_partitions
+from enrichment_pipeline.partitions import symbol_partitions
 from enrichment_pipeline.resources.database import DatabaseResource
 from enrichment_pipeline.watchlist import reconcile_with_environment
 
-# Assets whose history a new symbol gets in full; the option assets get recent sessions only
-# (the vendor snapshot knows only the latest session, and option history costs one request
-# per contract).
-FULL_HISTORY_ASSETS = ("market_data", "dividends", "stock_splits", "earnings", "news", "adjustment_factors", "technical_indicators")
-LATEST_ONLY_ASSETS = ("options_iv",)
-RECENT_HISTORY_ASSETS = ("options_iv_history",)
-
-
-def new_symbol_backfill(symbols: list[str], asset_graph, today: dt.date | None = None) -> RunRequest:  # noqa: ANN001
-    """A partition backfill (run by the backfill daemon) of every enrichment asset for new symbols."""
-    latest = latest_closed_session()
-    sessions = trading_days(settings.enrichment_start_date(), latest)
-    recent = sessions[-settings.positive_int_setting("ENRICHMENT_OPTIONS_HISTORY_BACKFILL_SESSIONS", 20):]
+def new_symbol_backfill(symbols: list[str], asset_graph) -> RunRequest:  # noqa: ANN001
+    """A partition backfill (run by the backfill daemon) of the enrichment assets for new symbols:
+    full history from ENRICHMENT_START_DATE, option IV history for the recent sessions only."""
     known = {key.to_user_string() for key in asset_graph.get_all_asset_keys()}
-    wanted: set[AssetKeyPartitionKey] = set()
-    for name, days in (
-        *((name, sessions) for name in FULL_HISTORY_ASSETS),
-        *((name, [latest]) for name in LATEST_ONLY_ASSETS),
-        *((name, recent) for name in RECENT_HISTORY_ASSETS),
-    ):
-        if name not in known:
-            continue
-        wanted.update(AssetKeyPartitionKey(AssetKey(name), partition_key(symbol, day)) for symbol in symbols for day in days)
-    subset = AssetGraphSubset.from_asset_partition_set(wanted, asset_graph)
+    assets = [name for name in (*HISTORY_ASSETS, *LATEST_ONLY_ASSETS, "options_iv_history") if name in known]
+    plan = asset_days_for(
+        assets, settings.enrichment_start_date(), latest_partitioned_session(),
+        recent_option_sessions=settings.positive_int_setting("ENRICHMENT_OPTIONS_HISTORY_BACKFILL_SESSIONS", 20),
+    )
+    subset = subset_of(wanted_partitions(plan, symbols), asset_graph)
     return RunRequest.for_asset_graph_subset(subset, tags={"enrichment/new_symbols": ",".join(symbols)})
 
 

@@ -7,11 +7,11 @@ import logging
 import threading
 
 import pytest
-from dagster import AssetKey, DagsterRunStatus, build_run_status_sensor_context, build_sensor_context
+from dagster import AssetKey, build_run_status_sensor_context, build_sensor_context
 from sqlalchemy import func, select
 
 from enrichment_pipeline.assets.vendor import market_data
-from enrichment_pipeline.calendar import latest_closed_session, trading_days
+from enrichment_pipeline.calendar import latest_partitioned_session, trading_days
 from enrichment_pipeline.definitions import defs
 from enrichment_pipeline.partitions import symbol_partitions
 from enrichment_pipeline.resources.database import DatabaseResource
@@ -45,7 +45,7 @@ def test_new_symbols_become_partitions_then_get_a_backfill_from_the_start_date(p
     second = tick(persistent_instance, sqlite_url, first.cursor)
     [backfill] = second.run_requests
     subset = backfill.asset_graph_subset
-    sessions = trading_days("2025-06-02", latest_closed_session())
+    sessions = trading_days("2025-06-02", latest_partitioned_session())
     market = subset.get_partitions_subset(AssetKey("market_data"))
     assert len(market) == 2 * len(sessions)
     assert "2025-06-02|AAPL" in market.get_partition_keys() and f"{sessions[-1]}|MSFT" in market.get_partition_keys()

@@ -5,7 +5,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from enrichment_pipeline.assets.common import compute_kinds, table_schema
-from enrichment_pipeline.calendar import latest_closed_session, trading_days
+from enrichment_pipeline.calendar import latest_partitioned_session, trading_days
 from enrichment_pipeline.partitions import symbol_partitions
 from enrichment_pipeline.reporting import collect_status, coverage_matrix, png_markdown, render_coverage_heatmap, status_markdown
 from enrichment_pipeline.resources.database import DatabaseResource
@@ -26,7 +26,7 @@ HEATMAP_SESSIONS = 30
 def enrichment_status(context: AssetExecutionContext, database: DatabaseResource) -> MaterializeResult:
     engine = database.engine
     symbols = list(context.instance.get_dynamic_partitions(symbol_partitions.name))
-    as_of = latest_closed_session()
+    as_of = latest_partitioned_session()
     statuses = collect_status(engine, symbols, as_of)
     now = utc_now()
     rows = [

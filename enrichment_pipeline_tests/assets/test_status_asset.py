@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from enrichment_pipeline.assets import all_assets
 from enrichment_pipeline.assets.status import enrichment_status
-from enrichment_pipeline.calendar import latest_closed_session, trading_days
+from enrichment_pipeline.calendar import latest_partitioned_session, trading_days
 from enrichment_pipeline.storage import schema
 from enrichment_pipeline.storage.engine import get_engine
 from enrichment_pipeline_tests.dagster_helpers import materialize_range, resources_for
@@ -15,7 +15,7 @@ from enrichment_pipeline_tests.dagster_helpers import materialize_range, resourc
 
 def test_the_status_asset_summarises_coverage_with_a_table_and_a_heatmap(sqlite_url, simulator_server, persistent_instance):
     resources = resources_for(sqlite_url, base_url=simulator_server.base_url)
-    latest = latest_closed_session()
+    latest = latest_partitioned_session()
     days = trading_days(latest - dt.timedelta(days=14), latest)[-5:]
     fetched = [a for a in all_assets if getattr(a, "key", None) and a.key.to_user_string() in ("market_data", "news")]
     assert materialize_range(fetched, resources, persistent_instance, ["AAPL", "MSFT"], days[0], days[-1]).success
