@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, Table
 
-from enrichment_pipeline.calendar import EXCHANGE_TIMEZONE, latest_closed_session, previous_session
+from enrichment_pipeline.calendar import EXCHANGE_TIMEZONE, latest_closed_session, previous_session, trading_day_of
 from enrichment_pipeline.polygon.client import PolygonClient
 from enrichment_pipeline.polygon.parsing import DATASET_MODELS, Reject, parse_records
 from enrichment_pipeline.storage import schema
@@ -59,6 +59,32 @@ FETCHERS: dict[str, Callable[[PolygonClient, str, dt.date, dt.date], Iterator[di
     "news": lambda c, s, a, b: c.news(s, *_news_window(a, b)),
     "options_iv": _options_snapshot,
 }
+
+
+# Where each dataset comes from, for the rejects table (no query string: never a key).
+ENDPOINTS = {
+    "market_data": "/v2/aggs/ticker/{symbol}/range/1/day/{start}/{end}",
+    "dividends": "/v3/reference/dividends?ticker={symbol}",
+    "stock_splits": "/v3/reference/splits?ticker={symbol}",
+    "earnings": "/vX/reference/financials?ticker={symbol}",
+    "news": "/v2/reference/news?ticker={symbol}",
+    "options_iv": "/v3/snapshot/options/{symbol}",
+}
+RAW_DATE_FIELDS = {"dividends": "ex_dividend_date", "stock_splits": "execution_date", "earnings": "filing_date"}
+
+
+def reject_partition_date(dataset: str, raw: object) -> dt.date | None:
+    """The partition date a rejected record would have had, when the raw record still tells it."""
+    try:
+        if dataset == "market_data":
+            return dt.datetime.fromtimestamp(int(raw["t"]) / 1000, tz=NEW_YORK).date()
+        if dataset == "news":
+            return trading_day_of(dt.datetime.fromisoformat(str(raw["published_utc"]).replace("Z", "+00:00")))
+        if dataset in RAW_DATE_FIELDS:
+            return dt.date.fromisoformat(str(raw[RAW_DATE_FIELDS[dataset]])[:10])
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
+        return None
+    return None  # options_iv: a rejected contract has no date of its own; keep the session's rows
 
 
 @dataclass
@@ -119,13 +145,19 @@ def fetch_and_store(
     outcome.is_simulated = client.is_simulated
     outcome.rejects = parsed.rejects
     # Rejects first: if a write fails afterwards, the evidence of bad input is already kept.
+    endpoint = ENDPOINTS[dataset].format(symbol=symbol, start=start, end=end)
     record_rejects(
         engine,
-        [RejectedRecord(dataset, symbol, None, r.reason, r.raw, r.record_hash) for r in parsed.rejects],
+        [RejectedRecord(dataset, symbol, endpoint, r.reason, r.raw, r.record_hash) for r in parsed.rejects],
         run_id,
     )
+    # A rejected record must not erase the good row stored for it earlier: its partition date
+    # keeps its old rows; when the date cannot be read from the record, nothing is deleted.
+    reject_dates = [reject_partition_date(dataset, r.raw) for r in parsed.rejects]
+    keep_dates = {day for day in reject_dates if day is not None}
+    replace = None not in reject_dates
     for (span_start, span_end), rows in zip(spans, rows_by_span):
-        result = write_slice(engine, table, rows, Slice(symbol, span_start, span_end))
+        result = write_slice(engine, table, rows, Slice(symbol, span_start, span_end), keep_dates=keep_dates, replace=replace)
         outcome.rows_written += result.rows_written
         outcome.rows_deleted += result.rows_deleted
         outcome.duplicates_dropped += result.duplicates_dropped

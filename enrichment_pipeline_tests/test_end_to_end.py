@@ -72,12 +72,6 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 STARTUP_TIMEOUT = 120  # code location load on a busy 2-core machine
 BACKFILL_TIMEOUT = 240
-# Steps of a backfill run execute in the run worker's process (`in_process` executor) rather
-# than one subprocess per step: the 3 runs × 7 steps would otherwise start 21 more Python
-# processes that each import the code location (~3 s of CPU apiece), the bulk of the test's time
-# on 2 cores. Everything else — daemon, run queue, run launcher, run workers, pools, Postgres —
-# is the deployment's own. ENRICHMENT_E2E_EXECUTOR=multiprocess runs the deployment's default.
-E2E_EXECUTOR = os.environ.get("ENRICHMENT_E2E_EXECUTOR", "in_process")
 TERMINAL_BACKFILL_STATUSES = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 # Variables of the caller's shell that would leak into the stack (a real key, another database…).
 FOREIGN_VARIABLE_PREFIXES = ("POLYGON_", "MASSIVE_", "ENRICHMENT_", "DAGSTER_", "DATABASE_URL")
@@ -371,7 +365,6 @@ def backfill(stack: Stack) -> dict:
         "partitionNames": partition_names(stack.sessions),
         "assetSelection": [{"path": [name]} for name in BACKFILL_ASSETS],
         "title": "end-to-end test backfill",
-        "runConfigData": {"execution": {"config": {E2E_EXECUTOR: {}}}},
     }
     launched = expect_type(stack.graphql(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"], "LaunchBackfillSuccess")
     backfill_id = launched["backfillId"]

@@ -9,7 +9,7 @@ from dagster import Backoff, BackfillPolicy, Failure, FreshnessPolicy, Jitter, R
 from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from enrichment_pipeline.polygon.errors import PolygonProtocolError, PolygonRetriesExhaustedError
+from enrichment_pipeline.polygon.errors import PolygonMalformedResponseError, PolygonRetriesExhaustedError
 
 from enrichment_pipeline.settings import database_url
 
@@ -68,7 +68,7 @@ def table_schema(table: Table) -> TableSchema:
 # Failures worth another attempt of the whole step: the API or the database was unavailable
 # for longer than the client's own retries. Anything else (a 401, bad input, a bug) fails at
 # once instead of burning the retry budget.
-TRANSIENT_ERRORS = (PolygonRetriesExhaustedError, PolygonProtocolError, OperationalError, ConnectionError, TimeoutError)
+TRANSIENT_ERRORS = (PolygonRetriesExhaustedError, PolygonMalformedResponseError, OperationalError, ConnectionError, TimeoutError)
 
 
 def is_transient(error: Exception) -> bool:
@@ -81,3 +81,14 @@ def as_step_failure(error: Exception, scrub=lambda text: text) -> Exception:  # 
     if is_transient(error):
         return error
     return Failure(description=scrub(f"{type(error).__name__}: {error}"), allow_retries=False)
+
+
+def record_failure_quietly(engine, log, **failure) -> None:  # noqa: ANN001
+    """Note the failure in enrichment_status without letting a second error (the database being
+    down, a value it refuses) replace the step's own error."""
+    from enrichment_pipeline.storage.logs import record_failure
+
+    try:
+        record_failure(engine, **failure)
+    except Exception as error:  # noqa: BLE001 - best effort by design
+        log.warning(f"could not record the failure in enrichment_status: {type(error).__name__}")

@@ -21,13 +21,20 @@ from dagster import (
 )
 
 from enrichment_pipeline import quality
-from enrichment_pipeline.assets.common import daily_freshness_policy, as_step_failure, backfill_policy, compute_kinds, table_schema
+from enrichment_pipeline.assets.common import (
+    as_step_failure,
+    backfill_policy,
+    compute_kinds,
+    daily_freshness_policy,
+    record_failure_quietly,
+    table_schema,
+)
 from enrichment_pipeline.derivations import INDICATOR_LOOKBACK_SESSIONS, adjustment_factor_rows, indicator_rows
 from enrichment_pipeline.partitions import DATE_DIMENSION, SYMBOL_DIMENSION, date_spans_by_symbol, symbol_day_partitions
 from enrichment_pipeline.reporting import png_markdown, render_indicator_chart
 from enrichment_pipeline.resources.database import DatabaseResource
 from enrichment_pipeline.storage import reads, schema
-from enrichment_pipeline.storage.logs import record_computation, record_failure, record_success
+from enrichment_pipeline.storage.logs import record_computation, record_success
 from enrichment_pipeline.storage.writes import Slice, write_slice
 
 CHART_SYMBOLS = 5  # charts per run in the UI; more would bloat the event log
@@ -60,7 +67,7 @@ def _derive(context: AssetExecutionContext, database: DatabaseResource, dataset:
                 rows = build_rows(engine, symbol, start, end, computed_at)
                 written += write_slice(engine, table, rows, Slice(symbol, start, end)).rows_written
             except Exception as error:
-                record_failure(engine, symbol=symbol, dataset=dataset, error=f"{type(error).__name__}: {error}")
+                record_failure_quietly(engine, context.log, symbol=symbol, dataset=dataset, error=f"{type(error).__name__}: {error}")
                 raise as_step_failure(error) from error
             record_computation(
                 engine, dataset=dataset, symbol=symbol, partition_start=start, partition_end=end, rows=len(rows),

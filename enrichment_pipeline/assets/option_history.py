@@ -16,13 +16,22 @@ from dagster import (
 )
 
 from enrichment_pipeline import quality
-from enrichment_pipeline.assets.common import daily_freshness_policy, as_step_failure, POLYGON_POOL, backfill_policy, fetch_kinds, fetch_retry_policy, table_schema
+from enrichment_pipeline.assets.common import (
+    POLYGON_POOL,
+    as_step_failure,
+    backfill_policy,
+    daily_freshness_policy,
+    fetch_kinds,
+    fetch_retry_policy,
+    record_failure_quietly,
+    table_schema,
+)
 from enrichment_pipeline.option_history import ChainLimits, option_history_rows
 from enrichment_pipeline.partitions import date_spans_by_symbol, symbol_day_partitions
 from enrichment_pipeline.polygon.parsing import summarize_rejects
 from enrichment_pipeline.resources.database import DatabaseResource
 from enrichment_pipeline.resources.polygon import PolygonResource
-from enrichment_pipeline.storage.logs import RejectedRecord, record_computation, record_failure, record_rejects, record_success
+from enrichment_pipeline.storage.logs import RejectedRecord, record_computation, record_rejects, record_success
 from enrichment_pipeline.storage.schema import options_iv_history as history_table
 from enrichment_pipeline.storage.writes import Slice, write_slice
 
@@ -72,7 +81,7 @@ def options_iv_history(context: AssetExecutionContext, polygon: PolygonResource,
                     record_rejects(engine, [RejectedRecord(ds, symbol, None, r.reason, r.raw, r.record_hash) for ds, r in outcome.rejects], context.run_id)
                     written += write_slice(engine, history_table, outcome.rows, Slice(symbol, start, end)).rows_written
                 except Exception as error:
-                    record_failure(engine, symbol=symbol, dataset="options_iv_history", error=client.scrub(f"{type(error).__name__}: {error}"))
+                    record_failure_quietly(engine, context.log, symbol=symbol, dataset="options_iv_history", error=client.scrub(f"{type(error).__name__}: {error}"))
                     raise as_step_failure(error, client.scrub) from error
                 record_computation(
                     engine, dataset="options_iv_history", symbol=symbol, partition_start=start, partition_end=end,

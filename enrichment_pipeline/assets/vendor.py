@@ -16,13 +16,22 @@ from dagster import (
 )
 
 from enrichment_pipeline import quality
-from enrichment_pipeline.assets.common import daily_freshness_policy, as_step_failure, POLYGON_POOL, backfill_policy, fetch_kinds, fetch_retry_policy, table_schema
+from enrichment_pipeline.assets.common import (
+    POLYGON_POOL,
+    as_step_failure,
+    backfill_policy,
+    daily_freshness_policy,
+    fetch_kinds,
+    fetch_retry_policy,
+    record_failure_quietly,
+    table_schema,
+)
 from enrichment_pipeline.fetching import SliceOutcome, fetch_and_store, table_for
 from enrichment_pipeline.partitions import date_spans_by_symbol, symbol_day_partitions
 from enrichment_pipeline.polygon.parsing import summarize_rejects
 from enrichment_pipeline.resources.database import DatabaseResource
 from enrichment_pipeline.resources.polygon import PolygonResource
-from enrichment_pipeline.storage.logs import record_failure, record_success
+from enrichment_pipeline.storage.logs import record_success
 
 Rule = Callable[..., quality.RuleOutcome]
 
@@ -127,7 +136,7 @@ def build_vendor_asset(dataset: str) -> AssetsDefinition:
                 try:
                     outcome = fetch_and_store(dataset, client, engine, symbol, symbol_spans, run_id=context.run_id)
                 except Exception as error:
-                    record_failure(engine, symbol=symbol, dataset=dataset, error=client.scrub(f"{type(error).__name__}: {error}"))
+                    record_failure_quietly(engine, context.log, symbol=symbol, dataset=dataset, error=client.scrub(f"{type(error).__name__}: {error}"))
                     raise as_step_failure(error, client.scrub) from error
                 record_success(engine, symbol=symbol, dataset=dataset, last_partition_date=symbol_spans[-1][1])
                 if outcome.rejects:

@@ -20,6 +20,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from enrichment_pipeline.polygon.errors import (
     PolygonAuthError,
     PolygonError,
+    PolygonMalformedResponseError,
     PolygonNotFoundError,
     PolygonProtocolError,
     PolygonRequestError,
@@ -246,7 +247,7 @@ class PolygonClient:
                 with attempt:
                     return self._attempt(path, query, label, dataset, symbol, attempt.retry_state.attempt_number)
         except RetryableResponse as exc:
-            error_type = PolygonProtocolError if "JSON" in str(exc) else PolygonRetriesExhaustedError
+            error_type = PolygonMalformedResponseError if "JSON" in str(exc) else PolygonRetriesExhaustedError
             raise error_type(
                 f"{label}: gave up after {self.max_attempts} attempts; last: {self.scrub(str(exc))}",
                 endpoint=label,

@@ -33,6 +33,11 @@ class PolygonProtocolError(PolygonError):
     """The answer breaks the contract: unparseable JSON, a pagination loop, a foreign next_url."""
 
 
+class PolygonMalformedResponseError(PolygonProtocolError):
+    """Bodies that stayed unparseable (malformed or truncated JSON) through every attempt: unlike
+    a pagination loop or a foreign next_url, this can clear up, so a later step retry may help."""
+
+
 class RetryableResponse(Exception):
     """Internal: a failed attempt worth retrying, with the vendor's Retry-After if any."""
 

@@ -31,9 +31,19 @@ def head_revision() -> str:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+def _unreachable(engine: Engine, error: OperationalError) -> SettingsError:
+    return SettingsError(
+        f"Cannot reach the database at {redact_url(str(engine.url))}: {error.orig}. "
+        "Check DATABASE_URL (host, port, database name) and that the server is running."
+    )
+
+
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except OperationalError as error:
+        raise _unreachable(engine, error) from None
 
 
 def upgrade_database(engine: Engine) -> str:
@@ -53,10 +63,7 @@ def upgrade_database(engine: Engine) -> str:
                     connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": POSTGRES_MIGRATION_LOCK_ID})
                     connection.commit()
     except OperationalError as error:
-        raise SettingsError(
-            f"Cannot reach the database at {redact_url(str(engine.url))}: {error.orig}. "
-            "Check DATABASE_URL (host, port, database name) and that the server is running."
-        ) from None
+        raise _unreachable(engine, error) from None
     return head_revision()
 
 

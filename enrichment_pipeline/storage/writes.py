@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -210,20 +210,33 @@ def copy_rows(connection: Connection, table: Table, rows: Sequence[Mapping]) -> 
     return len(rows)
 
 
-def write_slice(engine: Engine, table: Table, rows: Iterable[Mapping], target: Slice) -> WriteResult:
-    """Replace ``target``'s rows of ``table`` with ``rows`` in one transaction."""
+def write_slice(
+    engine: Engine,
+    table: Table,
+    rows: Iterable[Mapping],
+    target: Slice,
+    *,
+    keep_dates: Collection[dt.date] = (),
+    replace: bool = True,
+) -> WriteResult:
+    """Replace ``target``'s rows of ``table`` with ``rows`` in one transaction.
+
+    Stored rows dated in ``keep_dates`` stay (their new record was rejected); with
+    ``replace=False`` nothing is deleted and ``rows`` are only upserted.
+    """
     date_column = PARTITION_DATE_COLUMN[table.name]
     unique_rows, duplicates = deduplicate(table, rows)
     _check_rows_in_slice(table, unique_rows, target, date_column)
     with engine.begin() as connection:
-        deleted = connection.execute(
-            delete(table).where(
-                and_(
-                    table.c.symbol == target.symbol,
-                    table.c[date_column] >= target.start,
-                    table.c[date_column] <= target.end,
-                )
+        deleted = 0
+        if replace:
+            in_slice = and_(
+                table.c.symbol == target.symbol,
+                table.c[date_column] >= target.start,
+                table.c[date_column] <= target.end,
             )
-        ).rowcount
+            kept = [day for day in keep_dates if target.start <= day <= target.end]
+            condition = and_(in_slice, table.c[date_column].not_in(kept)) if kept else in_slice
+            deleted = connection.execute(delete(table).where(condition)).rowcount
         written = upsert_rows(connection, table, unique_rows)
     return WriteResult(rows_written=written, rows_deleted=deleted, duplicates_dropped=duplicates)
