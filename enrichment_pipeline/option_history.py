@@ -96,7 +96,7 @@ def option_history_rows(
             contract_info[record["ticker"]] = record
     option_rows = []
     for ticker, days in days_by_contract.items():
-        parsed = parse_records(AggregateBar, client.daily_bars(ticker, min(days), max(days)))
+        parsed = parse_records(AggregateBar, client.daily_bars(ticker, min(days), max(days), dataset="options_iv_history"))
         outcome.rejects.extend(("options_iv_history", r) for r in parsed.rejects)
         wanted = set(days)
         info = contract_info[ticker]

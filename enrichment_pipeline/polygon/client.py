@@ -292,12 +292,12 @@ class PolygonClient:
 
     # -- endpoints ----------------------------------------------------------------------
 
-    def daily_bars(self, symbol: str, start: dt.date, end: dt.date, *, adjusted: bool = False) -> Iterator[dict]:
-        """Raw (unadjusted by default) daily bars of ``symbol`` from ``start`` to ``end``."""
+    def daily_bars(self, symbol: str, start: dt.date, end: dt.date, *, adjusted: bool = False, dataset: str = "market_data") -> Iterator[dict]:
+        """Raw (unadjusted by default) daily bars of ``symbol`` (a stock or an option contract)."""
         return self.records(
             f"/v2/aggs/ticker/{_path_segment(symbol)}/range/1/day/{start.isoformat()}/{end.isoformat()}",
             {"adjusted": str(adjusted).lower(), "sort": "asc", "limit": 50000},
-            dataset="market_data",
+            dataset=dataset,
             symbol=symbol,
         )
 

@@ -1,6 +1,7 @@
 """Dagster resource for the Polygon (Massive) REST API."""
 
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -13,6 +14,8 @@ from enrichment_pipeline.polygon.client import DEFAULT_BASE_URL, FetchLogEntry, 
 from enrichment_pipeline.polygon.rate_limit import DatabaseTokenBucket
 from enrichment_pipeline.resources.database import DatabaseResource
 from enrichment_pipeline.storage.logs import record_fetches
+
+logger = logging.getLogger(__name__)
 
 IN_PROCESS_SIMULATOR_URL = "http://polygon-simulator.local"
 FETCH_LOG_FLUSH_EVERY = 200
@@ -80,5 +83,9 @@ class PolygonResource(ConfigurableResource):
             yield client
         finally:
             client.close()
-            record_fetches(engine, pending, run_id)
+            try:
+                record_fetches(engine, pending, run_id)
+            except Exception as error:  # noqa: BLE001 - the request log is diagnostics
+                # Losing log rows must not fail (and retry) a step whose data is already written.
+                logger.warning("could not write %d rows of enrichment_fetch_log: %s", len(pending), type(error).__name__)
             pending.clear()

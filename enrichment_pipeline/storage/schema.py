@@ -229,7 +229,7 @@ enrichment_fetch_log = Table(
     Column("requested_at", DateTime(timezone=True), nullable=False),
     Column("endpoint", Text, nullable=False),  # path and query, never the key
     Column("dataset", String(32)),
-    Column("symbol", String(SYMBOL)),
+    Column("symbol", String(40)),  # a ticker, or an option contract for option bars
     Column("status_code", Integer),
     Column("attempt", Integer, nullable=False),
     Column("latency_ms", Float, nullable=False),

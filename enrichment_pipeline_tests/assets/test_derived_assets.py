@@ -106,7 +106,8 @@ def test_indicator_run_carries_a_chart_for_the_ui(split_history):
     assert len(metadata["chart_MSFT"].value) > 10_000
 
 
-def test_options_iv_history_recovers_a_volatility_that_reprices_each_option(sqlite_url, simulator_server, dagster_instance):
+def test_options_iv_history_recovers_a_volatility_that_reprices_each_option(database_url, simulator_server, dagster_instance):
+    sqlite_url = database_url  # runs on SQLite and on PostgreSQL
     resources = resources_for(sqlite_url, base_url=simulator_server.base_url)
     days = trading_days("2025-03-03", "2025-03-05")
     result = materialize_range(assets_named("market_data", "options_iv_history"), resources, dagster_instance, ["AAPL"], days[0], days[-1])
@@ -129,6 +130,11 @@ def test_options_iv_history_recovers_a_volatility_that_reprices_each_option(sqli
             select(func.count()).select_from(schema.enrichment_fetch_log).where(schema.enrichment_fetch_log.c.endpoint.like("/v3/reference/options/contracts%"))
         ).scalar_one()
     assert contract_requests == len(days)  # one listing per day; prices come one request per contract
+    with get_engine(sqlite_url).connect() as connection:
+        logged = connection.execute(
+            select(schema.enrichment_fetch_log.c.symbol).where(schema.enrichment_fetch_log.c.dataset == "options_iv_history", schema.enrichment_fetch_log.c.endpoint.like("/v2/aggs/ticker/O%"))
+        ).scalars().all()
+    assert logged and all(symbol.startswith("O:AAPL") for symbol in logged)  # option tickers fit the log
 
 
 def test_lineage_runs_from_the_fetched_tables_to_the_derived_ones():
