@@ -292,7 +292,8 @@ def patch_indicator_dep_lookback(sessions: int) -> None:
         source = source.replace("same_symbol_with_lookback(INDICATOR_LOOKBACK_SESSIONS)", f"same_symbol_with_lookback({sessions})")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
-    exec(compile(source, spec.origin, "exec"), module.__dict__)  # noqa: S102
+    # dont_inherit: this file's `from __future__ import annotations` must not leak into the module.
+    exec(compile(source, spec.origin, "exec", dont_inherit=True), module.__dict__)  # noqa: S102
 
 
 def widen_fetch_log_symbol(engine) -> None:  # noqa: ANN001
