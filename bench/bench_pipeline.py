@@ -277,23 +277,33 @@ def worker(spec: dict) -> dict:
 
 
 def patch_indicator_dep_lookback(sessions: int) -> None:
-    """What-if without editing the tree: import ``assets/derived.py`` with technical_indicators' deps
+    """What-if without editing the tree: load ``assets/derived.py`` with technical_indicators' deps
     declared to Dagster with ``sessions`` of lookback. Works on both versions of the file: the one
     that declared INDICATOR_LOOKBACK_SESSIONS (400, the constant the computation also reads) and the
-    one with DECLARED_LOOKBACK_SESSIONS (60, since commit e609df6). The computation is unchanged."""
+    one with DECLARED_LOOKBACK_SESSIONS (60, since commit e609df6). The computation is unchanged.
+    Must run before anything imports ``enrichment_pipeline.assets``."""
     import importlib.util
     import re
 
-    spec = importlib.util.find_spec("enrichment_pipeline.assets.derived")
-    source = Path(spec.origin).read_text()
+    if "enrichment_pipeline.assets" in sys.modules:
+        raise RuntimeError("patch_indicator_dep_lookback must run before enrichment_pipeline.assets is imported")
+    # The package without its __init__ (which imports derived) so that derived can be loaded first.
+    package_spec = importlib.util.find_spec("enrichment_pipeline.assets")
+    package = importlib.util.module_from_spec(package_spec)
+    sys.modules[package_spec.name] = package
+    derived_path = Path(package_spec.submodule_search_locations[0]) / "derived.py"
+    source = derived_path.read_text()
     if re.search(r"^DECLARED_LOOKBACK_SESSIONS = \d+", source, flags=re.M):
         source = re.sub(r"^DECLARED_LOOKBACK_SESSIONS = \d+", f"DECLARED_LOOKBACK_SESSIONS = {sessions}", source, flags=re.M)
     else:
         source = source.replace("same_symbol_with_lookback(INDICATOR_LOOKBACK_SESSIONS)", f"same_symbol_with_lookback({sessions})")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
+    derived_spec = importlib.util.spec_from_file_location("enrichment_pipeline.assets.derived", derived_path)
+    derived = importlib.util.module_from_spec(derived_spec)
+    sys.modules[derived_spec.name] = derived
     # dont_inherit: this file's `from __future__ import annotations` must not leak into the module.
-    exec(compile(source, spec.origin, "exec", dont_inherit=True), module.__dict__)  # noqa: S102
+    exec(compile(source, str(derived_path), "exec", dont_inherit=True), derived.__dict__)  # noqa: S102
+    package.derived = derived
+    package_spec.loader.exec_module(package)  # now the package's __init__, which finds derived loaded
 
 
 def widen_fetch_log_symbol(engine) -> None:  # noqa: ANN001
