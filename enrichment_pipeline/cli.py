@@ -51,6 +51,7 @@ def command_demo(args: argparse.Namespace) -> int:
     """Materialize the daily job for the watchlist: history first, then the latest session."""
     from dagster import AssetKey, DagsterInstance
 
+    from enrichment_pipeline.backfills import HISTORY_ASSETS
     from enrichment_pipeline.calendar import latest_partitioned_session, trading_days
     from enrichment_pipeline.instance_home import prepare_dagster_home
     from enrichment_pipeline.reporting import STATUS_DATASETS
@@ -74,7 +75,7 @@ def command_demo(args: argparse.Namespace) -> int:
         _sync_partitions(instance, symbols)
         from enrichment_pipeline.schedules import daily_run_request
 
-        history_assets = [key for key in job.asset_layer.asset_graph.get_all_asset_keys() if key.to_user_string() in {"market_data", "dividends", "stock_splits", "earnings", "news", "adjustment_factors", "technical_indicators"}]
+        history_assets = [AssetKey(name) for name in HISTORY_ASSETS]
         if len(sessions) > 1:
             from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
@@ -140,8 +141,6 @@ def command_symbols(args: argparse.Namespace) -> int:
 
 def command_backfill(args: argparse.Namespace) -> int:
     """Queue a partition backfill for the daemon; with --missing-only, only what is not yet materialized."""
-    import datetime as dt
-
     from dagster import DagsterInstance
 
     from enrichment_pipeline.backfills import HISTORY_ASSETS, asset_days_for, submit_backfill, subset_of, wanted_partitions, without_materialized

@@ -13,7 +13,6 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from enrichment_pipeline.analytics.option_chain import compute_chain_iv, select_contracts, year_fraction

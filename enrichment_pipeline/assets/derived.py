@@ -10,7 +10,6 @@ from dagster import (
     AssetCheckSpec,
     AssetDep,
     AssetExecutionContext,
-    AssetsDefinition,
     DimensionPartitionMapping,
     IdentityPartitionMapping,
     MaterializeResult,
@@ -29,7 +28,7 @@ from enrichment_pipeline.assets.common import (
     record_failure_quietly,
     table_schema,
 )
-from enrichment_pipeline.derivations import INDICATOR_LOOKBACK_SESSIONS, adjustment_factor_rows, indicator_rows
+from enrichment_pipeline.derivations import adjustment_factor_rows, indicator_rows
 from enrichment_pipeline.partitions import DATE_DIMENSION, SYMBOL_DIMENSION, date_spans_by_symbol, symbol_day_partitions
 from enrichment_pipeline.reporting import png_markdown, render_indicator_chart
 from enrichment_pipeline.resources.database import DatabaseResource

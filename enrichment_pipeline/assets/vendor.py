@@ -33,9 +33,6 @@ from enrichment_pipeline.resources.database import DatabaseResource
 from enrichment_pipeline.resources.polygon import PolygonResource
 from enrichment_pipeline.storage.logs import record_success
 
-Rule = Callable[..., quality.RuleOutcome]
-
-
 @dataclass(frozen=True)
 class CheckRule:
     name: str

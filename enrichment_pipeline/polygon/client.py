@@ -7,7 +7,6 @@ Built on httpx for the transport and tenacity for retries. The key travels only 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping

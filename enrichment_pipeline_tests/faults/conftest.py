@@ -23,9 +23,9 @@ def simulator() -> Iterator[SimulatorHTTPServer]:
 
 
 @pytest.fixture
-def instance() -> Iterator[DagsterInstance]:
-    with DagsterInstance.ephemeral() as dagster_instance:
-        yield dagster_instance
+def instance(dagster_instance: DagsterInstance) -> DagsterInstance:
+    """The shared ephemeral instance of the top-level conftest, under this folder's name."""
+    return dagster_instance
 
 
 @pytest.fixture(scope="session")

@@ -52,6 +52,6 @@ def foreign_server() -> Iterator[SimulatorHTTPServer]:
 
 
 @pytest.fixture
-def instance() -> Iterator[DagsterInstance]:
-    with DagsterInstance.ephemeral() as dagster_instance:
-        yield dagster_instance
+def instance(dagster_instance: DagsterInstance) -> DagsterInstance:
+    """The shared ephemeral instance of the top-level conftest, under this folder's name."""
+    return dagster_instance
